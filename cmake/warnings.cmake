@@ -1,7 +1,10 @@
 # Warnings, sanitizers and link options shared by every target of ours.
 add_library(runhcs_options INTERFACE)
 target_compile_options(runhcs_options INTERFACE -Wall -Wextra -Wpedantic -Wshadow
-                                                -Wnon-virtual-dtor -Wimplicit-fallthrough)
+                                                -Wnon-virtual-dtor -Wimplicit-fallthrough
+                                                # C++20 designated initializers omit members
+                                                # on purpose; GCC 12 warns about it anyway.
+                                                -Wno-missing-field-initializers)
 if(RUNHCS_WERROR)
   target_compile_options(runhcs_options INTERFACE -Werror)
 endif()

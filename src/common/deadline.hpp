@@ -32,8 +32,7 @@ boost::asio::awaitable<std::optional<T>> with_deadline(boost::asio::awaitable<T>
 }
 
 // The same for an operation with no value: true when it finished, false on the deadline.
-inline boost::asio::awaitable<bool> with_deadline(boost::asio::awaitable<void> op,
-                                                  deadline until) {
+inline boost::asio::awaitable<bool> with_deadline(boost::asio::awaitable<void> op, deadline until) {
   using namespace boost::asio::experimental::awaitable_operators;
   boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, until);
   auto outcome = co_await (std::move(op) || timer.async_wait(boost::asio::use_awaitable));

@@ -21,7 +21,9 @@ constexpr std::array<unit, 7> units{{{"ns", 1},
                                      {"m", 60'000'000'000},
                                      {"h", 3'600'000'000'000}}};
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 }  // namespace
 
@@ -86,8 +88,8 @@ std::string format_duration(duration d) {
     return "0s";
   }
   std::string sign = nanos < 0 ? "-" : "";
-  std::uint64_t n = nanos < 0 ? static_cast<std::uint64_t>(-(nanos + 1)) + 1
-                              : static_cast<std::uint64_t>(nanos);
+  std::uint64_t n =
+      nanos < 0 ? static_cast<std::uint64_t>(-(nanos + 1)) + 1 : static_cast<std::uint64_t>(nanos);
   // A value and its fraction, with trailing zeros of the fraction dropped.
   auto with_fraction = [](std::uint64_t whole, std::uint64_t frac, int frac_digits) {
     std::string out = std::to_string(whole);

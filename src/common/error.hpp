@@ -42,7 +42,9 @@ struct error {
 };
 
 // An error whose message is the code's own text.
-inline error make_error(std::error_code code) { return {code, code.message()}; }
+inline error make_error(std::error_code code) {
+  return {code, code.message()};
+}
 inline error make_error(std::error_code code, std::string message) {
   return {code, std::move(message)};
 }
