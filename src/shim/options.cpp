@@ -31,7 +31,8 @@ result<settings> settings_from_environment() {
   for (auto [name, field] : {std::pair{"RUNHCS_DIAL_TIMEOUT", &s.dial_timeout},
                              std::pair{"RUNHCS_CONNECT_TIMEOUT", &s.connect_timeout},
                              std::pair{"RUNHCS_READY_TIMEOUT", &s.ready_timeout},
-                             std::pair{"RUNHCS_STDIN_TIMEOUT", &s.stdin_timeout}}) {
+                             std::pair{"RUNHCS_STDIN_TIMEOUT", &s.stdin_timeout},
+                             std::pair{"RUNHCS_DELETE_TIMEOUT", &s.delete_timeout}}) {
     if (auto r = duration_from_environment(name, *field); !r) {
       return r.error();
     }

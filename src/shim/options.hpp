@@ -26,6 +26,7 @@ struct settings {
   duration connect_timeout = std::chrono::seconds(5);  // RUNHCS_CONNECT_TIMEOUT
   duration ready_timeout = std::chrono::seconds(10);   // RUNHCS_READY_TIMEOUT
   duration stdin_timeout = std::chrono::seconds(5);    // RUNHCS_STDIN_TIMEOUT
+  duration delete_timeout = std::chrono::seconds(10);  // RUNHCS_DELETE_TIMEOUT
   std::string socket_dir;                              // RUNHCS_SOCKET_DIR
 };
 
