@@ -76,9 +76,11 @@ asio::awaitable<result<process::child>> launch_serve(const start_request& reques
   const auto& flags = request.flags;
   process::launch_options options;
   options.executable = request.executable;
-  options.arguments = {
-      "--namespace",        flags.ns, "--address", flags.containerd_address, "--publish-binary",
-      flags.publish_binary, "--id",   flags.id};
+  for (const auto& [flag, value] :
+       {std::pair{"--namespace", &flags.ns}, std::pair{"--address", &flags.containerd_address},
+        std::pair{"--publish-binary", &flags.publish_binary}, std::pair{"--id", &flags.id}}) {
+    options.arguments.insert(options.arguments.end(), {flag, *value});
+  }
   if (flags.debug) {
     options.arguments.emplace_back("--debug");
   }
