@@ -1,12 +1,14 @@
 // Linux shim addresses: containerd's own rule (runtime/v2/shim SocketAddress), so that a pod
 // hosted by containerd-shim-runc-v2 has the address we compute, and the other way round.
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
+// The SHA256_* functions are deprecated in OpenSSL 3 in favour of EVP, whose first use loads
+// openssl.cnf and builds the provider's algorithm tables: about 0.6 ms of a start that must
+// take a few (the one-shot SHA256() goes through EVP too). These cost about 10 us.
+#define OPENSSL_API_COMPAT 10101
+#include <openssl/sha.h>
 
 #include <algorithm>
 #include <array>
 #include <initializer_list>
-#include <stdexcept>
 #include <vector>
 
 #include "shim/address.hpp"
@@ -72,16 +74,12 @@ std::string go_join(std::initializer_list<std::string_view> elements) {
 }
 
 std::string sha256_hex(std::string_view data) {
-  // OpenSSL 3 would read openssl.cnf on the first fetch; start is latency-critical and needs no
-  // configuration to hash a name.
-  static const bool initialised = OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr) == 1;
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int length = 0;
-  if (!initialised ||
-      EVP_Digest(data.data(), data.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
-    // Only a broken libcrypto gets here: unexpected, so an exception.
-    throw std::runtime_error("sha256 failed in libcrypto");
-  }
+  std::array<unsigned char, SHA256_DIGEST_LENGTH> digest{};
+  SHA256_CTX context;
+  SHA256_Init(&context);
+  SHA256_Update(&context, data.data(), data.size());
+  SHA256_Final(digest.data(), &context);
+  const unsigned int length = SHA256_DIGEST_LENGTH;
   static constexpr char hex_digits[] = "0123456789abcdef";
   std::string hex;
   hex.reserve(2 * length);
