@@ -129,7 +129,7 @@ class containerd_publisher final : public event_publisher {
     }
   }
 
-  void publish(std::string_view topic, const google::protobuf::Message& event) override {
+  void publish(std::string_view topic, const google::protobuf::MessageLite& event) override {
     queued_event e;
     e.topic = std::string(topic);
     e.event.set_type_url(event_type_url(event));
@@ -157,8 +157,8 @@ class containerd_publisher final : public event_publisher {
 
 }  // namespace
 
-std::string event_type_url(const google::protobuf::Message& event) {
-  return event.GetDescriptor()->full_name();
+std::string event_type_url(const google::protobuf::MessageLite& event) {
+  return event.GetTypeName();
 }
 
 std::shared_ptr<event_publisher> make_containerd_publisher(asio::any_io_executor executor,

@@ -4,7 +4,7 @@
 // cannot be reached. A lost event is logged, never fatal.
 #pragma once
 
-#include <google/protobuf/message.h>
+#include <google/protobuf/message_lite.h>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -25,7 +25,7 @@ inline constexpr std::string_view topic_exec_started = "/tasks/exec-started";
 class event_publisher {
  public:
   virtual ~event_publisher() = default;
-  virtual void publish(std::string_view topic, const google::protobuf::Message& event) = 0;
+  virtual void publish(std::string_view topic, const google::protobuf::MessageLite& event) = 0;
 };
 
 struct publisher_options {
@@ -45,7 +45,7 @@ std::shared_ptr<event_publisher> make_containerd_publisher(boost::asio::any_io_e
 
 // The containerd type URL of an event ("containerd.events.TaskExit"), as containerd's typeurl
 // registry expects it: the message's full name with no prefix.
-std::string event_type_url(const google::protobuf::Message& event);
+std::string event_type_url(const google::protobuf::MessageLite& event);
 
 // Runs the publish binary with the Any on stdin, up to the deadline (then kills it). Returns
 // an empty string on success, else what went wrong. Cancellation: terminal.

@@ -79,7 +79,7 @@ error not_implemented(std::string_view what) {
 // An event sink that drops everything (no containerd to tell).
 class null_publisher final : public event_publisher {
  public:
-  void publish(std::string_view, const google::protobuf::Message&) override {}
+  void publish(std::string_view, const google::protobuf::MessageLite&) override {}
 };
 
 }  // namespace

@@ -42,7 +42,7 @@ struct recorded_event {
 
 class recording_publisher final : public event_publisher {
  public:
-  void publish(std::string_view topic, const google::protobuf::Message& event) override {
+  void publish(std::string_view topic, const google::protobuf::MessageLite& event) override {
     events.push_back({std::string(topic), event_type_url(event), event.SerializeAsString()});
   }
   std::vector<std::string> topics() const {
