@@ -14,10 +14,11 @@ TEST(parse_duration, accepts_go_syntax) {
     duration want;
   };
   const row rows[] = {
-      {"0", 0ns},          {"5s", 5s},         {"250ms", 250ms},     {"1m", 1min},
-      {"1m30s", 90s},      {"1.5s", 1500ms},   {"2h45m", 165min},    {"10us", 10us},
-      {"10\xC2\xB5s", 10us}, {"7ns", 7ns},     {"+3s", 3s},          {"-2s", -2s},
-      {".5s", 500ms},      {"1.s", 1s},        {"1h1m1s1ms", 3661001ms},
+      {"0", 0ns},        {"5s", 5s},     {"250ms", 250ms},
+      {"1m", 1min},      {"1m30s", 90s}, {"1.5s", 1500ms},
+      {"2h45m", 165min}, {"10us", 10us}, {"10\xC2\xB5s", 10us},
+      {"7ns", 7ns},      {"+3s", 3s},    {"-2s", -2s},
+      {".5s", 500ms},    {"1.s", 1s},    {"1h1m1s1ms", 3661001ms},
   };
   for (const auto& r : rows) {
     auto parsed = parse_duration(r.text);
@@ -27,8 +28,8 @@ TEST(parse_duration, accepts_go_syntax) {
 }
 
 TEST(parse_duration, refuses_what_go_refuses) {
-  for (const char* text : {"", "5", "s", "5x", "5 s", "1.5.5s", "-", ".s", "ms5", "5sec",
-                           "99999999999h"}) {
+  for (const char* text :
+       {"", "5", "s", "5x", "5 s", "1.5.5s", "-", ".s", "ms5", "5sec", "99999999999h"}) {
     EXPECT_FALSE(parse_duration(text).has_value()) << text;
   }
 }
