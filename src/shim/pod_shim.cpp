@@ -31,12 +31,14 @@ asio::awaitable<result<int>> pod_shim_pid(std::string address, std::string sandb
                                           const settings& config) {
   std::error_code ec;
   auto stream = co_await transport::dial(address, steady_clock::now() + config.dial_timeout, ec);
+  if (ec == transport::errc::timeout) {
+    // The phase's own code, like call_timeout and ready_timeout.
+    co_return error{errc::connect_timeout,
+                    "failed to connect to hosting shim: dial " + address + ": timed out after " +
+                        format_duration(config.dial_timeout) + " (RUNHCS_DIAL_TIMEOUT)"};
+  }
   if (ec) {
-    std::string why =
-        ec == transport::errc::timeout
-            ? "timed out after " + format_duration(config.dial_timeout) + " (RUNHCS_DIAL_TIMEOUT)"
-            : ec.message();
-    co_return error{ec, "failed to connect to hosting shim: dial " + address + ": " + why};
+    co_return error{ec, "failed to connect to hosting shim: dial " + address + ": " + ec.message()};
   }
   ttrpc::client client(std::move(stream));
   containerd::task::v2::ConnectRequest request;
